@@ -1,0 +1,150 @@
+/**
+ * Opening an image (or a device node) for reading: choose how to read it,
+ * detect what it holds, and say what was assumed and how to override it.
+ *
+ * Two ways in:
+ * - a linear data image without bad-block knowledge (`cat /dev/mtdN`,
+ *   `nanddump` without OOB, a disk image) is read with plain positional reads,
+ *   so a truncated image still yields every zone that lies wholly inside it;
+ * - an image with OOB, known bad blocks, or an explicit flash geometry is read
+ *   through the MTD image device, so bad blocks make their zones "broken"
+ *   exactly as mtdpstore would see them.
+ */
+import * as fs from 'node:fs';
+import { PstoreError } from '../errors.js';
+import type { MtdDevice, MtdType } from '../mtd/device.js';
+import { ImageFileDevice } from '../mtd/image-file.js';
+import { ReadOnlyMtdBackend } from '../mtdpstore/read-only.js';
+import type { AbiClass, Endian } from '../zone/abi.js';
+import type { ZoneBackend } from '../zone/backend.js';
+import { BlockZoneBackend } from '../zone/block-backend.js';
+import { detectFormat, type FormatDetection, type ImageReader } from '../zone/detect.js';
+
+/** How to read an image and what it holds. Every value is optional: what is missing is detected. */
+export interface SourceOptions {
+  /** `true`: OOB interleaved after every page (nanddump --oob); `false`: data only; default 'auto' when a geometry is given. */
+  oob?: boolean | 'auto';
+  /** Flash type of the image (default nand when a page size or OOB is given). */
+  type?: MtdType;
+  erasesize?: number;
+  writesize?: number;
+  oobsize?: number;
+  /** Physical numbers of bad blocks (from a sidecar or `/sys/class/mtd/mtdN/bad_blocks` knowledge). */
+  badBlocks?: readonly number[];
+  /** nanddump skipbad dump: the physical numbers of the bad blocks it left out. */
+  skippedBadBlocks?: readonly number[];
+  /** kmsg zone size in bytes (pstore) or record size (mtdoops). */
+  zoneSize?: number;
+  abi?: AbiClass;
+  endian?: Endian;
+  /** Force the format instead of detecting it. */
+  format?: 'pstore' | 'mtdoops';
+}
+
+/** Random access to the data of an image (satisfies the detector's ImageReader). */
+export interface BufferReader extends ImageReader {
+  read(off: number, len: number): Buffer;
+}
+
+/** An opened image. Close it when done. */
+export interface Source {
+  readonly path: string;
+  readonly fileSize: number;
+  /** Size of the data the reader sees (without OOB, with skipped bad blocks put back). */
+  readonly dataSize: number;
+  /** Zone backend that only reads. */
+  readonly backend: ZoneBackend;
+  /** The MTD view when the image was opened as flash (OOB, bad blocks or geometry given). */
+  readonly device: MtdDevice | null;
+  /** Byte-level reader of the data (for detection and mtdoops). */
+  readonly reader: BufferReader;
+  readonly detection: FormatDetection;
+  /** What was assumed, in words, with the option that overrides it. */
+  readonly notes: string[];
+  close(): void;
+}
+
+function needsMtdDevice(o: SourceOptions): boolean {
+  return (
+    o.oob === true ||
+    (o.oobsize ?? 0) > 0 ||
+    (o.badBlocks?.length ?? 0) > 0 ||
+    (o.skippedBadBlocks?.length ?? 0) > 0 ||
+    o.erasesize !== undefined ||
+    o.writesize !== undefined
+  );
+}
+
+/**
+ * Open an image for reading. Never writes to it.
+ * @throws PstoreError ENOENT/EACCES (cannot open), EINVAL (geometry does not fit the file: the message names the sizes and the option to pass).
+ */
+export function openSource(path: string, opts: SourceOptions = {}): Source {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new PstoreError('ENOENT', `${path}: no such file: give the path of an image (cat /dev/mtdN > image) or of a device node`);
+    if (code === 'EACCES') throw new PstoreError('EACCES', `${path}: permission denied: run with access to the file`);
+    throw new PstoreError('EIO', `${path}: cannot stat: ${(e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new PstoreError('EINVAL', `${path} is a directory: give an image file`);
+  const notes: string[] = [];
+  let backend: ZoneBackend;
+  let device: MtdDevice | null = null;
+  let reader: Source['reader'];
+  let closeFn: () => void;
+  let dataSize: number;
+
+  if (needsMtdDevice(opts)) {
+    const type: MtdType = opts.type ?? 'nand';
+    const writesize = opts.writesize ?? (type === 'nand' ? 2048 : 1);
+    const erasesize = opts.erasesize ?? 128 * 1024;
+    if (opts.writesize === undefined) notes.push(`page size assumed ${writesize} bytes (override with --writesize)`);
+    if (opts.erasesize === undefined) notes.push(`erase block size assumed ${erasesize} bytes (override with --erasesize)`);
+    const dev = ImageFileDevice.open(path, {
+      geometry: { type, erasesize, writesize, oobsize: opts.oobsize ?? (opts.oob === true ? 64 : 0) },
+      oob: opts.oob ?? 'auto',
+      badBlocks: opts.badBlocks,
+      skippedBadBlocks: opts.skippedBadBlocks,
+    });
+    if (opts.oob === true && opts.oobsize === undefined) notes.push('OOB size assumed 64 bytes per page (override with --oobsize)');
+    device = dev;
+    dataSize = dev.geometry.size;
+    const bad = dev.badBlocks();
+    notes.push(`read as ${dev.layout === 'oob' ? 'an OOB-interleaved' : 'a data-only'} ${type.toUpperCase()} image: ${dataSize} bytes of data` + (bad.length ? `, bad blocks ${bad.join(', ')}` : ', no bad block'));
+    const ro = new ReadOnlyMtdBackend(dev);
+    backend = ro;
+    reader = {
+      size: dataSize,
+      read(off: number, len: number): Buffer {
+        const buf = Buffer.alloc(Math.max(0, Math.min(len, dataSize - off)));
+        if (buf.length === 0) return buf;
+        const n = ro.read(buf, off);
+        // A bad or unreadable block reads as erased flash for detection purposes.
+        return n === buf.length ? buf : Buffer.alloc(buf.length, 0xff);
+      },
+    };
+    closeFn = () => dev.close();
+  } else {
+    const blk = new BlockZoneBackend(path, { writable: false });
+    backend = blk;
+    dataSize = blk.totalSize;
+    reader = {
+      size: dataSize,
+      read(off: number, len: number): Buffer {
+        const buf = Buffer.alloc(Math.max(0, Math.min(len, dataSize - off)));
+        if (buf.length === 0) return buf;
+        const n = blk.read(buf, off);
+        return n >= 0 ? buf.subarray(0, n) : Buffer.alloc(0);
+      },
+    };
+    closeFn = () => blk.close?.();
+  }
+
+  const detection = detectFormat(reader, { zoneSize: opts.zoneSize, abi: opts.abi, endian: opts.endian });
+  if (opts.format === 'mtdoops' && detection.kind !== 'mtdoops') notes.push('format forced to mtdoops (--format)');
+  if (opts.format === 'pstore' && detection.kind !== 'pstore-zone') notes.push('format forced to pstore/zone (--format)');
+  return { path, fileSize: st.size, dataSize, backend, device, reader, detection, notes, close: closeFn };
+}
