@@ -58,23 +58,31 @@ export function planImage(o: PlanOptions): Plan {
   let zonesPerBlock: number | undefined;
   if (o.medium === 'mtd' && Z > 0) {
     const type = o.type ?? 'nand';
-    const g = makeGeometry(
-      { type, size: o.size, erasesize: o.erasesize ?? 128 * 1024, writesize: o.writesize ?? (type === 'nand' ? 2048 : 1), oobsize: o.oobsize ?? 0, index: 0, name: 'pstore' },
-      'pstore',
-    );
-    for (const policy of ['kernel', 'hardened'] as const) {
-      if (policy === 'hardened' && (o.policy ?? 'hardened') !== 'hardened') continue;
-      const v = checkGeometry(g, Z, policy);
-      verdicts.push({
-        id: `mtdpstore.attach.${policy}`,
-        rule: policy === 'kernel' ? 'mtdpstore attach checks (size ≥ 2 zones, erase block ≥ zone, zone a multiple of the page)' : 'hardened policy: ≥ 2 erase blocks, zone divides the erase block',
-        ok: v.ok,
-        reached: true,
-        severity: 'error',
-        ...(v.ok ? {} : { message: v.message, errno: 'EINVAL' as const, hint: v.advice }),
-      });
+    let g: ReturnType<typeof makeGeometry> | undefined;
+    try {
+      g = makeGeometry(
+        { type, size: o.size, erasesize: o.erasesize ?? 128 * 1024, writesize: o.writesize ?? (type === 'nand' ? 2048 : 1), oobsize: o.oobsize ?? 0, index: 0, name: 'pstore' },
+        'pstore',
+      );
+    } catch (e) {
+      if (!(e instanceof PstoreError)) throw e;
+      verdicts.push({ id: 'mtd.geometry', rule: 'the flash geometry is consistent (size a whole number of erase blocks, erase block a whole number of pages)', ok: false, reached: true, severity: 'error', message: e.message, errno: e.code, hint: 'fix --size, --erasesize or --writesize' });
     }
-    zonesPerBlock = layoutFacts(g, Z).zonesPerBlock;
+    if (g) {
+      for (const policy of ['kernel', 'hardened'] as const) {
+        if (policy === 'hardened' && (o.policy ?? 'hardened') !== 'hardened') continue;
+        const v = checkGeometry(g, Z, policy);
+        verdicts.push({
+          id: `mtdpstore.attach.${policy}`,
+          rule: policy === 'kernel' ? 'mtdpstore attach checks (size ≥ 2 zones, erase block ≥ zone, zone a multiple of the page)' : 'hardened policy: ≥ 2 erase blocks, zone divides the erase block',
+          ok: v.ok,
+          reached: true,
+          severity: 'error',
+          ...(v.ok ? {} : { message: v.message, errno: 'EINVAL' as const, hint: v.advice }),
+        });
+      }
+      zonesPerBlock = layoutFacts(g, Z).zonesPerBlock;
+    }
   }
   const ok = verdicts.every((v) => v.ok || v.severity !== 'error' || !v.reached);
   return { ok, kmsgSize: Z, zones: report.layout?.layout.kmsg.length ?? 0, zonesPerBlock, verdicts, report, log: [...report.log] };

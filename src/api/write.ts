@@ -134,7 +134,11 @@ function withBoot<T>(
     notes: r.notes,
   };
   if (r.medium === 'block') {
-    const backend = new BlockZoneBackend(path, { writable: true });
+    const disk = new BlockZoneBackend(path, { writable: true });
+    // pstore/blk on a disk has had no panic write since v5.14, so a kernel loses
+    // Panic dumps there. Provisioning an image is not a panic: store them with
+    // the normal write, as a pre-5.14 block driver with a panic write did.
+    const backend = { totalSize: disk.totalSize, read: (b: Buffer, off: number) => disk.read(b, off), write: (b: Buffer, off: number) => disk.write(b, off), panicWrite: (b: Buffer, off: number) => disk.write(b, off) };
     try {
       const engine = new PstoreZone(backend, { layout: kmsgOnlyLayout(backend.totalSize, r.kmsgSize), abi: r.abi });
       const first = engine.read();
@@ -157,7 +161,7 @@ function withBoot<T>(
       engine.unregister();
       return { result, report };
     } finally {
-      backend.close();
+      disk.close();
     }
   }
   const dev = ImageFileDevice.open(path, {
