@@ -64,6 +64,92 @@ export interface Source {
   close(): void;
 }
 
+/** Page geometries of common NAND chips: (page size, OOB size, pages per block). */
+const COMMON_NAND: readonly [number, number, number][] = [
+  [2048, 64, 64],
+  [4096, 128, 64],
+  [4096, 224, 64],
+  [512, 16, 32],
+  [8192, 256, 128],
+  [8192, 448, 128],
+];
+
+function countHeaders(d: FormatDetection): number {
+  return d.kind === 'pstore-zone' ? d.headers.length : d.kind === 'mtdoops' ? (d.mtdoops?.records.length ?? 0) : 0;
+}
+
+/**
+ * A nanddump --oob image given without any geometry: try the common page
+ * layouts and keep one only if it reveals more records than reading the file
+ * as plain data does (zone headers line up only once the OOB bytes are
+ * taken out).
+ */
+function guessOobLayout(path: string, fileSize: number, opts: SourceOptions): { options: SourceOptions; note: string } | undefined {
+  const candidates = COMMON_NAND.filter(([w, o, ppb]) => fileSize % ((w + o) * ppb) === 0);
+  if (candidates.length === 0) return undefined;
+  const rawDet = withReader(path, {}, (r) => detectFormat(r, { zoneSize: opts.zoneSize, abi: opts.abi, endian: opts.endian }));
+  let best: { options: SourceOptions; found: number } | undefined;
+  for (const [w, o, ppb] of candidates) {
+    const options: SourceOptions = { type: 'nand', writesize: w, oobsize: o, erasesize: w * ppb, oob: true };
+    let det: FormatDetection;
+    try {
+      det = withReader(path, options, (r) => detectFormat(r, { zoneSize: opts.zoneSize, abi: opts.abi, endian: opts.endian }));
+    } catch {
+      continue;
+    }
+    const found = countHeaders(det);
+    if (found > countHeaders(rawDet) && found > (best?.found ?? 0)) best = { options, found };
+  }
+  if (!best) return undefined;
+  const b = best.options;
+  return {
+    options: b,
+    note: `OOB layout detected: ${b.writesize}-byte pages with ${b.oobsize} OOB bytes (nanddump --oob); ${best.found} record header(s) line up only that way (override with --no-oob or --writesize/--oobsize)`,
+  };
+}
+
+function withReader<T>(path: string, o: SourceOptions, fn: (r: BufferReader) => T): T {
+  if (!needsMtdDevice(o)) {
+    const blk = new BlockZoneBackend(path, { writable: false });
+    try {
+      return fn(linearReader(blk));
+    } finally {
+      blk.close();
+    }
+  }
+  const dev = ImageFileDevice.open(path, { geometry: { type: o.type ?? 'nand', erasesize: o.erasesize!, writesize: o.writesize!, oobsize: o.oobsize ?? 0 }, oob: o.oob ?? 'auto' });
+  try {
+    return fn(mtdReader(new ReadOnlyMtdBackend(dev), dev.geometry.size));
+  } finally {
+    dev.close();
+  }
+}
+
+function linearReader(blk: BlockZoneBackend): BufferReader {
+  const size = blk.totalSize;
+  return {
+    size,
+    read(off: number, len: number): Buffer {
+      const buf = Buffer.alloc(Math.max(0, Math.min(len, size - off)));
+      if (buf.length === 0) return buf;
+      const n = blk.read(buf, off);
+      return n >= 0 ? buf.subarray(0, n) : Buffer.alloc(0);
+    },
+  };
+}
+
+function mtdReader(ro: ReadOnlyMtdBackend, size: number): BufferReader {
+  return {
+    size,
+    read(off: number, len: number): Buffer {
+      const buf = Buffer.alloc(Math.max(0, Math.min(len, size - off)));
+      if (buf.length === 0) return buf;
+      // A bad or unreadable block reads as erased flash for detection purposes.
+      return ro.read(buf, off) === buf.length ? buf : Buffer.alloc(buf.length, 0xff);
+    },
+  };
+}
+
 function needsMtdDevice(o: SourceOptions): boolean {
   return (
     o.oob === true ||
@@ -79,7 +165,8 @@ function needsMtdDevice(o: SourceOptions): boolean {
  * Open an image for reading. Never writes to it.
  * @throws PstoreError ENOENT/EACCES (cannot open), EINVAL (geometry does not fit the file: the message names the sizes and the option to pass).
  */
-export function openSource(path: string, opts: SourceOptions = {}): Source {
+export function openSource(path: string, optsIn: SourceOptions = {}): Source {
+  let opts = optsIn;
   let st: fs.Stats;
   try {
     st = fs.statSync(path);
@@ -97,7 +184,16 @@ export function openSource(path: string, opts: SourceOptions = {}): Source {
   let closeFn: () => void;
   let dataSize: number;
 
-  if (needsMtdDevice(opts)) {
+  let effective = opts;
+  if (!needsMtdDevice(opts) && opts.oob !== false) {
+    const guess = guessOobLayout(path, st.size, opts);
+    if (guess) {
+      effective = { ...opts, ...guess.options };
+      notes.push(guess.note);
+    }
+  }
+  if (needsMtdDevice(effective)) {
+    opts = effective;
     const type: MtdType = opts.type ?? 'nand';
     const writesize = opts.writesize ?? (type === 'nand' ? 2048 : 1);
     const erasesize = opts.erasesize ?? 128 * 1024;
@@ -116,30 +212,13 @@ export function openSource(path: string, opts: SourceOptions = {}): Source {
     notes.push(`read as ${dev.layout === 'oob' ? 'an OOB-interleaved' : 'a data-only'} ${type.toUpperCase()} image: ${dataSize} bytes of data` + (bad.length ? `, bad blocks ${bad.join(', ')}` : ', no bad block'));
     const ro = new ReadOnlyMtdBackend(dev);
     backend = ro;
-    reader = {
-      size: dataSize,
-      read(off: number, len: number): Buffer {
-        const buf = Buffer.alloc(Math.max(0, Math.min(len, dataSize - off)));
-        if (buf.length === 0) return buf;
-        const n = ro.read(buf, off);
-        // A bad or unreadable block reads as erased flash for detection purposes.
-        return n === buf.length ? buf : Buffer.alloc(buf.length, 0xff);
-      },
-    };
+    reader = mtdReader(ro, dataSize);
     closeFn = () => dev.close();
   } else {
     const blk = new BlockZoneBackend(path, { writable: false });
     backend = blk;
     dataSize = blk.totalSize;
-    reader = {
-      size: dataSize,
-      read(off: number, len: number): Buffer {
-        const buf = Buffer.alloc(Math.max(0, Math.min(len, dataSize - off)));
-        if (buf.length === 0) return buf;
-        const n = blk.read(buf, off);
-        return n >= 0 ? buf.subarray(0, n) : Buffer.alloc(0);
-      },
-    };
+    reader = linearReader(blk);
     closeFn = () => blk.close?.();
   }
 

@@ -584,7 +584,13 @@ export function detectFormat(image: ImageSource, opts: DetectOptions = {}): Form
     const off = hits.filter((h) => h.offset % zoneSize! !== 0).length;
     if (off) evidence.push(`warning: ${off} header(s) are not at a multiple of the given zone size`);
   } else {
-    const offsets = hits.map((h) => h.offset);
+    // A header whose record runs past the end of the image (a truncated dump)
+    // says nothing about the zone size: leave it out of the size constraints.
+    const whole = hits.filter((h) => h.datalen >= 0 && h.offset + ZONE_HEADER_SIZE + h.datalen <= img.size);
+    if (whole.length > 0 && whole.length < hits.length) {
+      evidence.push(`${hits.length - whole.length} header(s) hold records that run past the end of the image (truncated?): not used to find the zone size`);
+    }
+    const offsets = (whole.length > 0 ? whole : hits).map((h) => h.offset);
     const distinct = [...new Set(offsets)].sort((x, y) => x - y);
     const g = distinct.reduce((acc, o) => gcd(acc, o), 0);
     let lower = ZONE_HEADER_SIZE + H + 1;

@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { listImage } from '../../src/api/read.js';
+import { FlashSimulator } from '../../src/mtd/simulator.js';
+import { fixtureImage, fixturesDir, tmpDir } from '../cli/helpers.js';
+
+function expectedFile(scenario: string, state: string, name: string): Buffer {
+  return fs.readFileSync(path.join(fixturesDir, scenario, 'expected', state, name));
+}
+
+test('a nanddump --oob image is recognised without any geometry flag and reads like its raw twin', () => {
+  const dir = tmpDir();
+  const raw = fs.readFileSync(fixtureImage('mtdpstore-small-wrap', 's2-2more-wrap', dir));
+  const sim = FlashSimulator.fromImage(raw, { type: 'nand', erasesize: 131072, writesize: 2048, oobsize: 64 });
+  const oobPath = path.join(dir, 'oob.img');
+  fs.writeFileSync(oobPath, sim.exportImage({ oob: true }));
+  assert.equal(fs.statSync(oobPath).size, 256 * 2112);
+  const l = listImage(oobPath);
+  assert.ok(l.notes.some((n) => /OOB layout detected: 2048-byte pages with 64 OOB/.test(n)), l.notes.join('\n'));
+  assert.deepEqual(
+    l.files.map((f) => f.name),
+    ['dmesg-pstore_blk-0', 'dmesg-pstore_blk-1', 'dmesg-pstore_blk-4', 'dmesg-pstore_blk-5', 'dmesg-pstore_blk-6', 'dmesg-pstore_blk-7'],
+  );
+  for (const f of l.files) assert.ok(f.data.equals(expectedFile('mtdpstore-small-wrap', 's2-2more-wrap', f.name)), f.name);
+  // Forcing the raw reading instead misses most records (the OOB bytes shift every zone after the first).
+  assert.ok(listImage(oobPath, { oob: false, zoneSize: 65536 }).files.length < 2);
+});
+
+test('a bad block marked in the OOB makes its zones unreadable; every other record is still returned', () => {
+  const dir = tmpDir();
+  const raw = fs.readFileSync(fixtureImage('mtdpstore-small-wrap', 's2-2more-wrap', dir));
+  const sim = FlashSimulator.fromImage(raw, { type: 'nand', erasesize: 131072, writesize: 2048, oobsize: 64 });
+  sim.markBad(2 * 131072);
+  const p = path.join(dir, 'bad.img');
+  fs.writeFileSync(p, sim.exportImage({ oob: true }));
+  const l = listImage(p, { oob: true, writesize: 2048, oobsize: 64, erasesize: 131072 });
+  assert.deepEqual(l.files.map((f) => f.name), ['dmesg-pstore_blk-0', 'dmesg-pstore_blk-1', 'dmesg-pstore_blk-6', 'dmesg-pstore_blk-7']);
+  assert.ok(l.diagnostics.some((d) => d.index === 4 && d.reason === 'broken'));
+});
+
+test('--removed recovers a record removed from a pstore_blk disk, byte for byte as the kernel showed it before', () => {
+  const dir = tmpDir();
+  const img = fixtureImage('blk-deflate', 's2-rm1-1oops', dir);
+  const plain = listImage(img);
+  assert.ok(!plain.files.some((f) => f.name === 'dmesg-pstore_blk-1'));
+  const l = listImage(img, { removed: true });
+  const rm = l.files.find((f) => f.removed);
+  assert.ok(rm, 'the removed record is listed');
+  assert.equal(rm.name, 'dmesg-pstore_blk-1');
+  assert.ok(rm.data.equals(expectedFile('blk-deflate', 's1-3oops', 'dmesg-pstore_blk-1')));
+});
+
+test('a truncated image keeps every zone that lies wholly inside it', () => {
+  const dir = tmpDir();
+  const img = fixtureImage('blk-plain', 's2-rm0-7oops-wrap', dir);
+  const cut = path.join(dir, 'cut.img');
+  fs.writeFileSync(cut, fs.readFileSync(img).subarray(0, 5 * 65536 + 123));
+  const l = listImage(cut);
+  assert.deepEqual(l.files.map((f) => f.id), [0, 1, 2, 3, 4]);
+  for (const f of l.files) assert.ok(f.data.equals(expectedFile('blk-plain', 's2-rm0-7oops-wrap', f.name)));
+  assert.ok(l.notes.some((n) => /truncated/.test(n)));
+});
