@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import { PstoreError } from '../errors.js';
 import type { MtdDevice, MtdType } from '../mtd/device.js';
 import { ImageFileDevice } from '../mtd/image-file.js';
+import { openMtdPath } from '../mtd/char-device.js';
 import { ReadOnlyMtdBackend } from '../mtdpstore/read-only.js';
 import type { AbiClass, Endian } from '../zone/abi.js';
 import type { ZoneBackend } from '../zone/backend.js';
@@ -178,6 +179,16 @@ export function openSource(path: string, optsIn: SourceOptions = {}): Source {
   }
   if (st.isDirectory()) throw new PstoreError('EINVAL', `${path} is a directory: give an image file`);
   const notes: string[] = [];
+  if (st.isCharacterDevice()) {
+    // A real MTD (/dev/mtdN): geometry and bad blocks come from the device itself.
+    const dev = openMtdPath(path, { writable: false })!;
+    const g = dev.geometry;
+    notes.push(`read from the MTD device ${path} ("${g.name}"): ${g.type} size ${g.size}, erasesize ${g.erasesize}, writesize ${g.writesize}`);
+    const ro = new ReadOnlyMtdBackend(dev);
+    const reader = mtdReader(ro, g.size);
+    const detection = detectFormat(reader, { zoneSize: opts.zoneSize, abi: opts.abi, endian: opts.endian });
+    return { path, fileSize: g.size, dataSize: g.size, backend: ro, device: dev, reader, detection, notes, close: () => dev.close() };
+  }
   let backend: ZoneBackend;
   let device: MtdDevice | null = null;
   let reader: Source['reader'];

@@ -11,6 +11,8 @@ import * as fs from 'node:fs';
 import { PstoreError, errnoName } from '../errors.js';
 import type { MtdType } from '../mtd/device.js';
 import { ImageFileDevice } from '../mtd/image-file.js';
+import { isCharDevicePath, openMtdPath } from '../mtd/char-device.js';
+import type { MtdDevice } from '../mtd/device.js';
 import type { MtdPstorePolicy } from '../mtdpstore/backend.js';
 import { MtdPstoreSession } from '../mtdpstore/session.js';
 import { DEFAULT_ABI, type Abi } from '../zone/abi.js';
@@ -78,18 +80,22 @@ function resolve(path: string, o: WriteOptions): Resolved {
   const notes: string[] = [];
   const sc = readSidecar(path);
   let size: number;
+  const chardev = isCharDevicePath(path);
   try {
-    size = fs.statSync(path).size;
+    size = chardev ? 16 * 1024 * 1024 : fs.statSync(path).size;
   } catch {
     throw new PstoreError('ENOENT', `${path}: no such image: create one with \`mtdpstore create ${path} --size … --write\``);
   }
-  const head = Buffer.alloc(Math.min(size, 16 * 1024 * 1024));
+  // Detection needs the first records; 16 MiB holds hundreds of zones.
+  let head = Buffer.alloc(Math.min(size, 16 * 1024 * 1024));
   const fd = fs.openSync(path, 'r');
   try {
-    fs.readSync(fd, head, 0, head.length, 0);
+    head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
   } finally {
     fs.closeSync(fd);
   }
+  if (chardev && o.medium === 'block') throw new PstoreError('EINVAL', `${path} is an MTD device: use --medium mtd`);
+  if (chardev) o = { ...o, medium: 'mtd' };
   const det = detectFormat(head, { zoneSize: o.kmsgSize ?? sc?.kmsgSize, abi: o.abi?.cls ?? sc?.abi, endian: o.abi?.endian ?? sc?.endian });
   if (det.kind === 'mtdoops') throw new PstoreError('EINVAL', `${path} holds mtdoops records: writing is supported for pstore/zone images only`);
   const kmsgSize = o.kmsgSize ?? sc?.kmsgSize ?? det.zoneSize;
@@ -164,7 +170,7 @@ function withBoot<T>(
       disk.close();
     }
   }
-  const dev = ImageFileDevice.open(path, {
+  const dev: MtdDevice = openMtdPath(path, { writable: true }) ?? ImageFileDevice.open(path, {
     geometry: {
       type: o.type ?? sc?.type ?? 'nand',
       erasesize: o.erasesize ?? sc?.erasesize ?? 128 * 1024,
@@ -175,7 +181,7 @@ function withBoot<T>(
     badBlocks: o.badBlocks ?? sc?.badBlocks,
     writable: true,
   });
-  if (o.erasesize === undefined && sc?.erasesize === undefined) report.notes.push('erase block size assumed 128 KiB (override with --erasesize)');
+  if (!isCharDevicePath(path) && o.erasesize === undefined && sc?.erasesize === undefined) report.notes.push('erase block size assumed 128 KiB (override with --erasesize)');
   try {
     const session = new MtdPstoreSession(dev, { kmsgSize: r.kmsgSize, policy: o.policy ?? 'hardened', abi: r.abi, onLog: (l) => report.log.push(l) });
     session.attach();
