@@ -40,6 +40,22 @@ export interface SourceOptions {
   endian?: Endian;
   /** Force the format instead of detecting it. */
   format?: 'pstore' | 'mtdoops';
+  /** Called as zone data is read (bytes read so far, data size), e.g. to draw a progress bar. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Wrap a backend so every successful read is reported to `onProgress`. */
+function withProgress(b: ZoneBackend, total: number, onProgress: (done: number, total: number) => void): ZoneBackend {
+  let done = 0;
+  return {
+    totalSize: b.totalSize,
+    read(buf: Buffer, off: number): number {
+      const n = b.read(buf, off);
+      if (n > 0) onProgress((done = Math.min(total, done + n)), total);
+      return n;
+    },
+    write: (buf: Buffer, off: number) => b.write(buf, off),
+  };
 }
 
 /** Random access to the data of an image (satisfies the detector's ImageReader). */
@@ -236,5 +252,6 @@ export function openSource(path: string, optsIn: SourceOptions = {}): Source {
   const detection = detectFormat(reader, { zoneSize: opts.zoneSize, abi: opts.abi, endian: opts.endian });
   if (opts.format === 'mtdoops' && detection.kind !== 'mtdoops') notes.push('format forced to mtdoops (--format)');
   if (opts.format === 'pstore' && detection.kind !== 'pstore-zone') notes.push('format forced to pstore/zone (--format)');
+  if (opts.onProgress) backend = withProgress(backend, dataSize, opts.onProgress);
   return { path, fileSize: st.size, dataSize, backend, device, reader, detection, notes, close: closeFn };
 }

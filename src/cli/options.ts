@@ -88,6 +88,32 @@ export function sourceOptions(image: string, f: SourceFlags): ListOptions & { si
   return o;
 }
 
+/**
+ * A progress bar on stderr for long reads, only when stderr is a terminal
+ * (never in pipes, logs or tests). Returns the callback and a function that
+ * clears the line.
+ */
+export function progressBar(label: string): { onProgress?: (done: number, total: number) => void; done: () => void } {
+  if (!process.stderr.isTTY) return { done: () => {} };
+  let last = -1;
+  let drawn = false;
+  return {
+    onProgress(done: number, total: number) {
+      if (total < 8 * 1024 * 1024) return;
+      const pct = Math.floor((done / total) * 100);
+      if (pct === last) return;
+      last = pct;
+      drawn = true;
+      const width = 30;
+      const fill = Math.round((pct / 100) * width);
+      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}%`);
+    },
+    done() {
+      if (drawn) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
 /** Print JSON with a trailing newline (bigints as strings). */
 export function printJson(v: unknown): void {
   process.stdout.write(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n');

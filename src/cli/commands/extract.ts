@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { listImage } from '../../api/read.js';
 import { writeFilesToDir } from '../../pstore/files.js';
-import { addSourceOptions, note, printJson, sourceOptions, type SourceFlags } from '../options.js';
+import { addSourceOptions, note, printJson, progressBar, sourceOptions, type SourceFlags } from '../options.js';
 import { action } from '../run.js';
 
 export function registerExtract(program: Command): void {
@@ -15,7 +15,9 @@ export function registerExtract(program: Command): void {
       .option('--json', 'print what was written as JSON'),
   ).action(
     action((image: string, dir: string, flags: SourceFlags & { removed?: boolean }) => {
-      const l = listImage(image, { ...sourceOptions(image, flags), removed: flags.removed });
+      const bar = progressBar(`reading ${image}`);
+      const l = listImage(image, { ...sourceOptions(image, flags), removed: flags.removed, onProgress: bar.onProgress });
+      bar.done();
       const files = l.files.map((f) => (f.removed ? { ...f, name: `${f.name}.removed` } : f));
       const paths = writeFilesToDir(files, dir);
       if (flags.json) printJson(paths);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { listImage } from '../../api/read.js';
 import { fileJson, listingTable } from '../format.js';
-import { addSourceOptions, note, printJson, sourceOptions, type SourceFlags } from '../options.js';
+import { addSourceOptions, note, printJson, progressBar, sourceOptions, type SourceFlags } from '../options.js';
 import { action } from '../run.js';
 
 export function registerLs(program: Command): void {
@@ -15,7 +15,9 @@ export function registerLs(program: Command): void {
       .option('--diagnostics', 'also print why zones were skipped'),
   ).action(
     action((image: string, flags: SourceFlags & { removed?: boolean; diagnostics?: boolean }) => {
-      const l = listImage(image, { ...sourceOptions(image, flags), removed: flags.removed });
+      const bar = progressBar(`reading ${image}`);
+      const l = listImage(image, { ...sourceOptions(image, flags), removed: flags.removed, onProgress: bar.onProgress });
+      bar.done();
       if (flags.json) {
         printJson(l.files.map((f) => fileJson(f, l)));
       } else {
