@@ -28,7 +28,7 @@ import { PowerCut, PstoreError } from '../errors.js';
 import { FlashSimulator, type SimulatorOptions } from '../mtd/simulator.js';
 import type { MtdType } from '../mtd/device.js';
 import type { KmsgWriteOutcome } from '../zone/engine.js';
-import { KmsgReason } from '../zone/format.js';
+import { KMSG_REASON_BY_NAME, KmsgReason } from '../zone/format.js';
 import type { MtdPstorePolicy } from './backend.js';
 import { MtdPstoreSession } from './session.js';
 
@@ -119,14 +119,7 @@ export interface ReplayResult {
   device: FlashSimulator;
 }
 
-const REASONS: Record<string, number> = {
-  panic: KmsgReason.PANIC,
-  oops: KmsgReason.OOPS,
-  emerg: KmsgReason.EMERG,
-  emergency: KmsgReason.EMERG,
-  shutdown: KmsgReason.SHUTDOWN,
-  undef: KmsgReason.UNDEF,
-};
+const REASONS = KMSG_REASON_BY_NAME;
 
 const OP_FIELDS: Record<string, { required: string[]; optional: string[] }> = {
   attach: { required: [], optional: [] },

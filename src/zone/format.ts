@@ -36,6 +36,16 @@ export const KmsgReason = {
   MAX: 5,
 } as const;
 
+/** Lower-case names for dump reasons, as scripts and the CLI spell them. */
+export const KMSG_REASON_BY_NAME: Readonly<Record<string, number>> = {
+  panic: KmsgReason.PANIC,
+  oops: KmsgReason.OOPS,
+  emerg: KmsgReason.EMERG,
+  emergency: KmsgReason.EMERG,
+  shutdown: KmsgReason.SHUTDOWN,
+  undef: KmsgReason.UNDEF,
+};
+
 /** The signature a zone of the given type carries. */
 export function zoneSignature(type: number): number {
   return (PSZ_SIG ^ type) >>> 0;

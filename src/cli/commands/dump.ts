@@ -4,19 +4,12 @@ import { PstoreError } from '../../errors.js';
 import { storeDump } from '../../api/write.js';
 import { buildDump } from '../../pstore/dump.js';
 import type { KmsgLine } from '../../pstore/kmsg-format.js';
-import { KmsgReason } from '../../zone/format.js';
+import { KMSG_REASON_BY_NAME } from '../../zone/format.js';
 import { EXIT } from '../exit-codes.js';
 import { addWriteOptions, reportWrite, requireWrite, writeOptions, type WriteFlags } from '../write-options.js';
 import { action } from '../run.js';
 import { parseIntOption } from '../units.js';
 
-const REASONS: Record<string, number> = {
-  panic: KmsgReason.PANIC,
-  oops: KmsgReason.OOPS,
-  emerg: KmsgReason.EMERG,
-  emergency: KmsgReason.EMERG,
-  shutdown: KmsgReason.SHUTDOWN,
-};
 
 /** "1796313846.274529865" or "1796313846" → {sec, nsec}. */
 export function parseTime(text: string): { sec: number; nsec: number } {
@@ -68,7 +61,7 @@ export function registerDump(program: Command): void {
       .option('--oops-count <n>', "pstore core's per-boot dump count (the N of 'Oops#N Part1')", '1'),
   ).action(
     action((image: string, logFile: string | undefined, flags: WriteFlags & { reason: string; time?: string; compress?: boolean; era: 'v6.6+' | 'pre-v6.6'; oopsCount: string }) => {
-      const reason = REASONS[flags.reason]!;
+      const reason = KMSG_REASON_BY_NAME[flags.reason]!;
       const time = flags.time !== undefined ? parseTime(flags.time) : nowTime();
       const oopsCount = parseIntOption(flags.oopsCount, '--oops-count');
       requireWrite(flags, `store a ${flags.reason} dump in ${image}`);
