@@ -716,8 +716,8 @@ export class MtdPstoreBackend implements ZoneBackend {
    *   header in place — the same "erased record" pstore/zone itself writes
    *   on devices without erase;
    * - NAND: copy the surviving records to free zones of other blocks, check
-   *   the copies, then erase the block; when there is no room the removal
-   *   stays in RAM until the detach flush or the free-zone step erases it.
+   *   the copies, then erase the block; when there is no room, first erase
+   *   the oldest blocks (as the coming dumps would) until there is.
    */
   private hardenedErase(off: number): number {
     let zone = this.zoneOf(off);
@@ -732,7 +732,20 @@ export class MtdPstoreBackend implements ZoneBackend {
       this.invalidateInPlace(zone);
       return 0;
     }
-    this.relocateAndErase(b);
+    if (this.relocateAndErase(b)) return 0;
+    // No room to move the survivors yet. Make room the way the next dumps
+    // would (erase the oldest blocks, never the newest record's), then move:
+    // otherwise the removal lives in RAM only and a power cut undoes it.
+    for (;;) {
+      if (!this.rmmap.test(zone)) break; // block b itself was erased meanwhile
+      if (this.freeZones(b).length >= this.survivors(b).length + 1) {
+        this.relocateAndErase(b);
+        break;
+      }
+      const before = this.freeZones().length;
+      this.hardenedSecurity(this.newestZone(), before + 1);
+      if (this.freeZones().length === before) break;
+    }
     return 0;
   }
 
