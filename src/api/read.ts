@@ -13,6 +13,8 @@ import { ZONE_HEADER_SIZE, kmsgHeaderSize, reasonString } from '../zone/format.j
 import { kmsgOnlyLayout, type ZoneLayout } from '../zone/layout.js';
 import { findRemovedRecords } from '../zone/removed.js';
 import { openSource, type Source, type SourceOptions } from './source.js';
+import { FlashSimulator } from '../mtd/simulator.js';
+import { MtdPstoreSession } from '../mtdpstore/session.js';
 
 /** pstore/zone caps the device at 128 MiB (v5.14+). */
 const ZONE_CAP = 128 * 1024 * 1024;
@@ -182,4 +184,43 @@ function badBlocksOf(src: Source): number[] {
 export function describeFile(f: ListedFile): string {
   const t = f.time ? `${f.time.sec}.${String(f.time.nsec).padStart(9, '0')}` : '-';
   return `${f.name}\t${typeName(f.type)}\t${reasonString(f.reason)}\t${f.count}\t${t}\t${f.size}`;
+}
+
+/**
+ * What a Linux kernel would show after attaching mtdpstore to this flash and
+ * mounting pstore, including the side effects of its read path (the security
+ * step may erase a block before it is read: W5). The image is loaded into a
+ * simulator, so the file itself is never touched.
+ * Returns the kernel's files and the names an offline read shows but the kernel would not.
+ */
+export function listAsKernel(
+  path: string,
+  opts: ListOptions & { erasesize?: number; writesize?: number },
+): Listing & { lostByKernel: string[]; kernelLog: string[] } {
+  const offline = listImage(path, opts);
+  if (offline.format !== 'pstore' || !offline.zoneSize) throw new PstoreError('EINVAL', `${path}: --as-kernel needs a pstore/zone image on raw flash`);
+  const src = openSource(path, opts);
+  let data: Buffer;
+  try {
+    data = src.reader.read(0, src.dataSize);
+  } finally {
+    src.close();
+  }
+  const type = opts.type ?? 'nand';
+  const sim = FlashSimulator.fromImage(data, {
+    type,
+    erasesize: opts.erasesize ?? src.device?.geometry.erasesize ?? 128 * 1024,
+    writesize: opts.writesize ?? src.device?.geometry.writesize ?? (type === 'nand' ? 2048 : 1),
+    badBlocks: opts.badBlocks,
+  });
+  const kernelLog: string[] = [];
+  const session = new MtdPstoreSession(sim, { kmsgSize: offline.zoneSize, policy: 'kernel', abi: offline.abi, onLog: (l) => kernelLog.push(l) });
+  session.attach();
+  const l = session.list();
+  if (!l.ok) throw new PstoreError('EIO', `the kernel's recovery would fail with ${errnoName(l.error)}: it would show no file`);
+  const h = kmsgHeaderSize(offline.abi!);
+  const files: ListedFile[] = recordsToFiles(l.records, { listingTime: opts.listingTime, decompression: { bufsize: offline.zoneSize - ZONE_HEADER_SIZE - h, ...opts.decompression } });
+  const shown = new Set(files.map((f) => f.name));
+  const lostByKernel = offline.files.filter((f) => !f.removed && !shown.has(f.name)).map((f) => f.name);
+  return { ...offline, files, lostByKernel, kernelLog, notes: [...offline.notes, 'as the kernel would show it: mtdpstore (kernel policy) attached to a copy of the flash'] };
 }

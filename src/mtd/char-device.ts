@@ -546,7 +546,11 @@ export class MtdCharDevice implements MtdDevice {
   /**
    * Read `len` bytes at `off`. The status says whether ECC corrected bitflips
    * (EUCLEAN) or failed (EBADMSG) during this read; the data is returned in
-   * every case, as the kernel returns it. Throws EINVAL (range), EIO.
+   * every case, as the kernel returns it. `corrected` is the number of
+   * corrected bits. Unlike the in-kernel mtd_read, which says EUCLEAN only
+   * when a step reaches the device's bitflip_threshold, any corrected bit
+   * gives EUCLEAN here: user space sees only the device's running totals.
+   * Throws EINVAL (range), EIO.
    */
   read(off: number, len: number): MtdReadResult {
     const fd = this.fdOrThrow();

@@ -62,3 +62,22 @@ test('a truncated image keeps every zone that lies wholly inside it', () => {
   for (const f of l.files) assert.ok(f.data.equals(expectedFile('blk-plain', 's2-rm0-7oops-wrap', f.name)));
   assert.ok(l.notes.some((n) => /truncated/.test(n)));
 });
+
+test('--as-kernel shows what Linux would: a full partition after a panic loses block 0 at attach (W5, vector R4)', async () => {
+  const { runReplay } = await import('../../src/mtdpstore/replay.js');
+  const { listAsKernel } = await import('../../src/api/read.js');
+  const dir = tmpDir();
+  fs.writeFileSync(path.join(dir, 'r.bin'), 'Oops#1 Part1\n<4>[    1.000000] x\n');
+  const ops: unknown[] = [{ op: 'attach' }, { op: 'recover' }];
+  for (let i = 1; i <= 7; i++) ops.push({ op: 'write', reason: 'oops', time: { sec: i * 100, nsec: 0 }, compressed: false, payload: 'r.bin' });
+  ops.push({ op: 'panic-write', time: { sec: 800, nsec: 0 }, compressed: false, payload: 'r.bin' });
+  const res = runReplay({ geometry: { type: 'nand', size: 524288, erasesize: 131072, writesize: 2048 }, config: { kmsgSize: 65536 }, ops }, { baseDir: dir, policy: 'kernel' });
+  const img = path.join(dir, 'full.img');
+  fs.writeFileSync(img, res.image);
+  const offline = listImage(img);
+  assert.equal(offline.files.length, 8, 'an offline read returns every record');
+  const k = listAsKernel(img, { erasesize: 131072, writesize: 2048 });
+  assert.deepEqual(k.lostByKernel, ['dmesg-pstore_blk-0', 'dmesg-pstore_blk-1']);
+  assert.deepEqual(k.files.map((f) => f.id), [2, 3, 4, 5, 6, 7]);
+  assert.ok(fs.readFileSync(img).equals(res.image), 'the image itself is not touched');
+});
