@@ -39,6 +39,8 @@ export interface ScenarioOptions {
   rtcBase?: string;
   /** Copy the disk to disk-before.img / disk-after.img in `out` (default true). */
   saveDisk?: boolean;
+  /** Image from build-node-bundle.sh: Node.js + our CLI in the VM, for `node=` / `cli=` actions. */
+  nodeBundle?: string;
 }
 
 /** One entry of a listing.json, the same shape as the fixtures' ones. */
@@ -103,6 +105,7 @@ export function runScenario(opts: ScenarioOptions): Promise<ScenarioRun> {
   if (opts.timeoutSec !== undefined) args.push('--timeout', String(opts.timeoutSec));
   if (opts.rtcBase) args.push('--rtc-base', opts.rtcBase);
   if (opts.saveDisk === false) args.push('--no-save-disk');
+  if (opts.nodeBundle) args.push('--node-bundle', opts.nodeBundle);
   for (const [name, file] of Object.entries(opts.inputs ?? {})) args.push('--input', `${name}=${file}`);
   for (const a of opts.actions) args.push('-a', a);
   return new Promise((resolve) => {

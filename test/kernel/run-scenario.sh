@@ -18,7 +18,7 @@
 #   --timeout SEC      hard limit for the VM (default 120)
 #   --rtc-base WHEN    QEMU -rtc base= (default: host clock, UTC)
 #   --no-save-disk     do not copy the disk to DIR/disk-before.img / disk-after.img
-#   --node-bundle TAR  attach a Node.js runtime + our CLI (build-node-bundle.sh)
+#   --node-bundle IMG  attach a Node.js runtime + our CLI (build-node-bundle.sh)
 #                      for node= / cli= actions; gives the VM 1 GiB and -cpu max
 #
 # Exit status 0 when the VM powered off by itself and every action succeeded.
@@ -106,7 +106,7 @@ qemu=(qemu-system-x86_64 -machine q35 -accel tcg -m 512 -smp 1
 [ -n "$RTC_BASE" ] && qemu+=(-rtc "base=$RTC_BASE")
 if [ -n "$NODE_BUNDLE" ]; then
 	[ -f "$NODE_BUNDLE" ] || die "no node bundle $NODE_BUNDLE (run build-node-bundle.sh)"
-	# Node is unpacked into the RAM root file system; V8 wants a modern CPU model.
+	# Node's heap lives in guest RAM; V8 wants a modern CPU model.
 	qemu+=(-m 1024 -cpu max
 		-drive "if=none,id=node,file=$NODE_BUNDLE,format=raw,readonly=on"
 		-device virtio-blk-pci,drive=node,serial=kt-node)

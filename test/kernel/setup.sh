@@ -28,7 +28,10 @@ say() { [ "$QUIET" = 1 ] || echo "setup: $*"; }
 die() { echo "setup: $*" >&2; exit 1; }
 
 # --- Debian packages ---------------------------------------------------------
-PACKAGES=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static)
+# Besides QEMU and the kernel: the tools this script and the stage use on
+# the host (a fresh Debian machine may lack any of them).
+PACKAGES=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
+	gcc make libc6-dev kmod cpio xz-utils e2fsprogs)
 [ "$WITH_MTDPSTORE" = 1 ] && PACKAGES+=(linux-source)
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -42,9 +45,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 	say "installing ${missing[*]}"
 	mkdir -p "$CACHE"
 	# No recommends: they would pull firmware, GUI bits and a bootloader.
-	{ $SUDO apt-get update -qq &&
-		DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
-		>"$CACHE/apt.log" 2>&1 || { cat "$CACHE/apt.log" >&2; die "installing ${missing[*]} failed"; }
+	# Mirrors hiccup now and then: try three times before giving up.
+	ok=
+	for attempt in 1 2 3; do
+		if { $SUDO apt-get update -qq &&
+			DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+			>"$CACHE/apt.log" 2>&1; then
+			ok=1
+			break
+		fi
+		say "apt-get failed (attempt $attempt of 3)"
+		sleep $((attempt * 10))
+	done
+	[ -n "$ok" ] || { cat "$CACHE/apt.log" >&2; die "installing ${missing[*]} failed"; }
 fi
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found after install"
 BUSYBOX=/bin/busybox
@@ -99,7 +112,7 @@ fi
 
 # --- initramfs -------------------------------------------------------------------
 # Modules a scenario may load (with their dependencies, resolved by modprobe).
-MODULES=(virtio_pci virtio_blk pstore_zone pstore_blk mtdoops nandsim mtdram block2mtd mtdblock mtdblock_ro)
+MODULES=(virtio_pci virtio_blk pstore_zone pstore_blk mtdoops nandsim mtdram block2mtd mtdblock mtdblock_ro ext4)
 INITRD=$CACHE/initramfs-$KVER.cpio.gz
 inputs=("$HERE/guest/init" "$CACHE/mtdload" "$BUILD/pstore_crash.ko" "$HERE/setup.sh" "$MODDIR/modules.dep")
 [ -f "$BUILD/mtdpstore/mtdpstore.ko" ] && inputs+=("$BUILD/mtdpstore/mtdpstore.ko")
