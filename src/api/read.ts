@@ -69,10 +69,13 @@ export function readingLayout(dataSize: number, zoneSize: number, o: ListOptions
 
 function mtdoopsFiles(scan: MtdoopsScan, listingTime: Timespec | undefined): ListedFile[] {
   const now = listingTime ?? { sec: Math.floor(Date.now() / 1000), nsec: 0 };
+  // Named by slot, as pstore names dmesg records by zone: unique, and stable
+  // whatever happens to the other slots (sequence numbers can repeat on a
+  // damaged or tampered partition). The sequence number is in the listing.
   return scan.records.map((r) => {
     const t = r.time && r.time.sec !== 0 ? r.time : now;
     return {
-      name: `mtdoops-${r.seq}`,
+      name: `mtdoops-${r.slot}`,
       type: -1,
       id: r.slot,
       reason: 0,

@@ -294,8 +294,21 @@ export class ImageFileDevice implements MtdDevice {
   /** Largest run starting at `off` (≤ `max`) that is contiguous in the file (or entirely in one skipped block). */
   private runAt(off: number, max: number): number {
     const g = this.geometry;
-    const unit = this.layout === 'raw' ? g.erasesize : g.writesize;
-    return Math.min(max, unit - (off % unit));
+    if (this.layout !== 'raw') return Math.min(max, g.writesize - (off % g.writesize));
+    // Raw: one run spans every following block that is contiguous in the file
+    // (or, for skipped bad blocks, also absent), so a tiny erase size does not
+    // turn a read into one system call per block.
+    const E = g.erasesize;
+    let b = Math.floor(off / E);
+    let n = E - (off % E);
+    const skipped = this.fileBlock[b]! < 0;
+    while (n < max && b + 1 < this.fileBlock.length) {
+      const next = this.fileBlock[b + 1]!;
+      if (skipped ? next >= 0 : next !== this.fileBlock[b]! + 1) break;
+      b++;
+      n += E;
+    }
+    return Math.min(max, n);
   }
 
   /** Read `len` bytes at `off`. Skipped bad blocks read as 0xFF. Status is always `ok`. Throws EINVAL, EIO. */

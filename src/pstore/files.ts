@@ -226,7 +226,12 @@ export interface WriteFilesOptions {
  *   unlink and create, or is a directory), EIO (any other file-system error).
  */
 export function writeFilesToDir(files: readonly PstoreFile[], dir: string, opts: WriteFilesOptions = {}): string[] {
-  for (const f of files) validateFileName(f.name);
+  const names = new Set<string>();
+  for (const f of files) {
+    validateFileName(f.name);
+    if (names.has(f.name)) throw new PstoreError('EINVAL', `two files have the same name ${f.name}: refusing to let one replace the other`);
+    names.add(f.name);
+  }
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
   } catch (e) {
