@@ -32,7 +32,7 @@ export * from './pstore/mtdoops.js';
 export * from './pstore/archive.js';
 export { openSource, type Source, type SourceOptions, type BufferReader } from './api/source.js';
 export { listImage, listSource, readingLayout, type ListOptions, type ListedFile, type Listing } from './api/read.js';
-export { storeDump, removeRecord, bufsizeFor, type Medium, type WriteOptions, type WriteReport, type StoreRequest } from './api/write.js';
+export { storeDump, removeRecord, removeRecords, bufsizeFor, type Medium, type WriteOptions, type WriteReport, type StoreRequest } from './api/write.js';
 export { planImage, createPstoreImage, type Plan, type PlanOptions } from './api/create.js';
 export { readSidecar, writeSidecar, sidecarPath, type Sidecar } from './api/sidecar.js';
 export { ReadOnlyMtdBackend, type ReadEvent } from './mtdpstore/read-only.js';

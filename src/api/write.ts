@@ -122,7 +122,6 @@ function withBoot<T>(
   path: string,
   o: WriteOptions,
   op: (ctx: {
-    list: () => PstoreRecord[];
     store: (r: StoreRequest) => KmsgWriteOutcome | null;
     remove: (name: string) => number;
     report: WriteReport;
@@ -152,7 +151,6 @@ function withBoot<T>(
       report.before = first.records;
       const byName = new Map(first.records.filter((x) => x.type === PstoreType.DMESG).map((x) => [`dmesg-pstore_blk-${x.id}`, x]));
       const result = op({
-        list: () => report.before,
         store: (req) => {
           engine.writeKmsg({ reason: req.reason, time: req.time, compressed: req.compressed, data: req.data });
           return engine.lastKmsgWrite;
@@ -189,7 +187,6 @@ function withBoot<T>(
     if (!first.ok) throw new PstoreError('EIO', `${path}: pstore/zone recovery failed (${errnoName(first.error)}): nothing written`);
     report.before = first.records;
     const result = op({
-      list: () => report.before,
       store: (req) =>
         req.reason === KmsgReason.PANIC
           ? session.panicWrite({ time: req.time, compressed: req.compressed, data: req.data })
@@ -222,8 +219,23 @@ export function storeDump(path: string, req: StoreRequest | ((bufsize: number) =
 
 /** Remove a record by file name (as `rm` in /sys/fs/pstore would). */
 export function removeRecord(path: string, name: string, o: WriteOptions = {}): WriteReport {
+  return removeRecords(path, [name], o);
+}
+
+/**
+ * Remove several records in one boot, by the names of one listing. (The
+ * hardened policy may move a surviving record to another zone to make a
+ * removal persist, so names are only stable within one attach.)
+ * `removeResult` is the first failure, or 0.
+ */
+export function removeRecords(path: string, names: readonly string[], o: WriteOptions = {}): WriteReport {
   const { report } = withBoot(path, o, (ctx) => {
-    ctx.report.removeResult = ctx.remove(name);
+    let first = 0;
+    for (const name of names) {
+      const rc = ctx.remove(name);
+      if (rc < 0 && first === 0) first = rc;
+    }
+    ctx.report.removeResult = first;
   });
   return report;
 }

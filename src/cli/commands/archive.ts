@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { PstoreError } from '../../errors.js';
 import { listImage } from '../../api/read.js';
-import { removeRecord } from '../../api/write.js';
+import { removeRecords } from '../../api/write.js';
 import { archiveFiles } from '../../pstore/archive.js';
 import type { PstoreFile } from '../../pstore/files.js';
 import { addSourceOptions, note, printJson, sourceOptions, type SourceFlags } from '../options.js';
@@ -68,8 +68,9 @@ export function registerArchive(program: Command): void {
           const toRemove: string[] = [];
           remove = (f) => toRemove.push(f.name);
           const res = archiveFiles(files, archiveDir, { onArchived: (f) => remove!(f) });
-          // Remove after the whole archive is durable, one boot per record as rm would.
-          for (const name of toRemove) removeRecord(source, name, { policy: flags.policy, kmsgSize: l.zoneSize, abi: l.abi });
+          // Remove once the whole archive is durable, all in one boot: names from
+          // one listing stay valid only within one attach (hardened removals may move records).
+          if (toRemove.length) removeRecords(source, toRemove, { policy: flags.policy, kmsgSize: l.zoneSize, abi: l.abi });
           report(res, flags.json);
           return;
         }
