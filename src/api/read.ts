@@ -4,7 +4,6 @@
 import { PstoreError, errnoName } from '../errors.js';
 import { parseMtdoops, type MtdoopsScan } from '../pstore/mtdoops.js';
 import { recordsToFiles, type DecompressionSettings, type PstoreFile, type Timespec } from '../pstore/files.js';
-import { typeName } from '../pstore/names.js';
 import type { FtraceFormat } from '../pstore/ftrace.js';
 import { DEFAULT_ABI, type Abi } from '../zone/abi.js';
 import { computeLayout } from '../zone/config.js';
@@ -183,11 +182,6 @@ function badBlocksOf(src: Source): number[] {
   return d.badBlocks ? d.badBlocks() : [];
 }
 
-/** One line summary of a file, used by listings. */
-export function describeFile(f: ListedFile): string {
-  const t = f.time ? `${f.time.sec}.${String(f.time.nsec).padStart(9, '0')}` : '-';
-  return `${f.name}\t${typeName(f.type)}\t${reasonString(f.reason)}\t${f.count}\t${t}\t${f.size}`;
-}
 
 /**
  * What a Linux kernel would show after attaching mtdpstore to this flash and
@@ -203,6 +197,14 @@ export function listAsKernel(
   const offline = listImage(path, opts);
   if (offline.format !== 'pstore' || !offline.zoneSize) throw new PstoreError('EINVAL', `${path}: --as-kernel needs a pstore/zone image on raw flash`);
   const src = openSource(path, opts);
+  if (!src.device) {
+    src.close();
+    // A disk image (pstore_blk) is shown by plain `ls` exactly as the kernel shows it; only flash has mtdpstore's side effects.
+    throw new PstoreError(
+      'EINVAL',
+      `${path}: --as-kernel models mtdpstore on raw flash and needs the flash geometry: pass --erasesize and --writesize (or use an image with a sidecar); for a pstore_blk disk image plain \`ls\` already shows what the kernel shows`,
+    );
+  }
   let data: Buffer;
   try {
     data = src.reader.read(0, src.dataSize);

@@ -115,7 +115,11 @@ function guessOobLayout(path: string, fileSize: number, opts: SourceOptions): { 
       continue;
     }
     const found = countHeaders(det);
-    if (found > countHeaders(rawDet) && found > (best?.found ?? 0)) best = { options, found };
+    const raw = countHeaders(rawDet);
+    // A lone record in zone 0 sits at offset 0 both ways: then the layout that
+    // also yields a zone size wins.
+    const better = found > raw || (found === raw && found > 0 && !!det.zoneSize && !rawDet.zoneSize);
+    if (better && found > (best?.found ?? 0)) best = { options, found };
   }
   if (!best) return undefined;
   const b = best.options;

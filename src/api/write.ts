@@ -81,18 +81,26 @@ function resolve(path: string, o: WriteOptions): Resolved {
   const sc = readSidecar(path);
   let size: number;
   const chardev = isCharDevicePath(path);
+  let st: fs.Stats;
   try {
-    size = chardev ? 16 * 1024 * 1024 : fs.statSync(path).size;
+    st = fs.statSync(path);
   } catch {
     throw new PstoreError('ENOENT', `${path}: no such image: create one with \`mtdpstore create ${path} --size … --write\``);
   }
+  if (st.isDirectory()) throw new PstoreError('EINVAL', `${path} is a directory: give an image file`);
+  size = chardev ? 16 * 1024 * 1024 : st.size;
   // Detection needs the first records; 16 MiB holds hundreds of zones.
   let head = Buffer.alloc(Math.min(size, 16 * 1024 * 1024));
-  const fd = fs.openSync(path, 'r');
   try {
-    head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(path, 'r');
+    try {
+      head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new PstoreError(code === 'EACCES' || code === 'EPERM' ? 'EACCES' : 'EIO', `${path}: cannot read (${(e as Error).message}): check the path and its permissions`);
   }
   if (chardev && o.medium === 'block') throw new PstoreError('EINVAL', `${path} is an MTD device: use --medium mtd`);
   if (chardev) o = { ...o, medium: 'mtd' };

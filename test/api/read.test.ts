@@ -81,3 +81,27 @@ test('--as-kernel shows what Linux would: a full partition after a panic loses b
   assert.deepEqual(k.files.map((f) => f.id), [2, 3, 4, 5, 6, 7]);
   assert.ok(fs.readFileSync(img).equals(res.image), 'the image itself is not touched');
 });
+
+test('a nanddump --oob image with a single record is still recognised (zone 0 looks the same both ways)', async () => {
+  const { MtdPstoreSession } = await import('../../src/mtdpstore/session.js');
+  const sim = new FlashSimulator({ type: 'nand', size: 1024 * 1024, erasesize: 131072, writesize: 2048, oobsize: 64 });
+  const s = new MtdPstoreSession(sim, { kmsgSize: 65536 });
+  s.attach();
+  s.list();
+  const text = Array.from({ length: 200 }, (_, i) => `<4>[    ${i}.000000] line ${i} of the log`).join('\n') + '\n';
+  s.write({ reason: 2, time: { sec: 1796313846, nsec: 5 }, compressed: false, data: Buffer.from('Oops#1 Part1\n' + text) });
+  s.detach();
+  const p = path.join(tmpDir(), 'one.img');
+  fs.writeFileSync(p, sim.exportImage({ oob: true }));
+  const l = listImage(p);
+  assert.ok(l.notes.some((n) => /OOB layout detected/.test(n)), l.notes.join('\n'));
+  assert.equal(l.files.length, 1);
+  assert.equal(l.files[0]!.data.toString(), 'Oops: Total 1 times\nOops#1 Part1\n' + text);
+});
+
+test('--as-kernel refuses an image without a flash geometry (a pstore_blk disk is shown as the kernel shows it by plain ls)', async () => {
+  const { listAsKernel } = await import('../../src/api/read.js');
+  const { isPstoreError } = await import('../../src/errors.js');
+  const img = fixtureImage('blk-plain', 's2-rm0-7oops-wrap', tmpDir());
+  assert.throws(() => listAsKernel(img, {}), (e: unknown) => isPstoreError(e, 'EINVAL') && /--erasesize/.test((e as Error).message));
+});

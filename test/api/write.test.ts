@@ -34,3 +34,12 @@ for (const policy of ['kernel', 'hardened'] as const) {
     }
   });
 }
+
+test('writing to a directory is refused with EINVAL, not an internal error', async () => {
+  const { isPstoreError } = await import('../../src/errors.js');
+  const dir = tmpDir();
+  assert.throws(
+    () => removeRecords(dir, ['dmesg-pstore_blk-0'], {}),
+    (e: unknown) => isPstoreError(e, 'EINVAL') && /is a directory/.test((e as Error).message),
+  );
+});

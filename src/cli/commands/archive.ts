@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { PstoreError } from '../../errors.js';
 import { listImage } from '../../api/read.js';
 import { removeRecords } from '../../api/write.js';
@@ -51,7 +51,7 @@ export function registerArchive(program: Command): void {
       .argument('<archive-dir>', 'archive root (e.g. /var/lib/systemd/pstore)')
       .option('--unlink', 'remove each record once it is safely archived (image: needs --write; directory: deletes the file)')
       .option('--write', 'allow --unlink to change the image')
-      .option('--policy <policy>', 'mtdpstore policy for removals from a flash image', 'hardened')
+      .addOption(new Option('--policy <policy>', 'mtdpstore policy for removals from a flash image').choices(['kernel', 'hardened']).default('hardened'))
       .option('--json', 'print what happened as JSON'),
   ).action(
     action((source: string, archiveDir: string, flags: SourceFlags & { unlink?: boolean; write?: boolean; policy: 'kernel' | 'hardened' }) => {

@@ -75,7 +75,7 @@ export function registerInfo(program: Command): void {
         w(`image:      ${image} (${src.fileSize} bytes; ${src.dataSize} bytes of data)`);
         if (g) w(`geometry:   ${g.type} size ${g.size}, erasesize ${g.erasesize}, writesize ${g.writesize}, oobsize ${g.oobsize}; bad blocks: ${out.read.badBlocks?.join(', ') || 'none'}`);
         else w('geometry:   not given (read as a linear image; pass --erasesize/--writesize/--oob/--bad-blocks to read it as flash)');
-        w(`format:     ${out.format}${det.kind === 'pstore-zone' ? ` (pstore/zone, ${det.endian === 'be' ? 'big' : 'little'}-endian, ABI ${det.abi}${det.equivalentAbis?.length ? ` = ${det.equivalentAbis.join(', ')}` : ''}, kmsg zone ${det.zoneSize} bytes)` : ''}`);
+        w(`format:     ${out.format}${det.kind === 'pstore-zone' ? ` (pstore/zone, ${det.endian === 'be' ? 'big' : 'little'}-endian, ABI ${det.abi}${det.equivalentAbis?.length ? ` = ${det.equivalentAbis.join(', ')}` : ''}, kmsg zone ${det.zoneSize !== undefined ? `${det.zoneSize} bytes` : 'size not detected: pass --kmsg-size'})` : ''}`);
         const overrides = det.kind === 'mtdoops' ? '--record-size, --endian, --format' : '--kmsg-size, --abi, --endian, --format';
         w(`detection:  ${det.confidence}${Object.values(det.given).some(Boolean) ? ' (some values given on the command line)' : ''}; override with ${overrides}`);
         for (const e of det.evidence) w(`  - ${e}`);
