@@ -14,7 +14,7 @@
  * is never loaded whole. Reads report status `ok` (a file has no ECC).
  */
 import * as fs from 'node:fs';
-import { PstoreError, hex } from '../errors.js';
+import { PstoreError, hex, type ErrnoName } from '../errors.js';
 import type { MtdDevice, MtdGeometry, MtdReadResult, MtdType } from './device.js';
 import {
   badBlockMarkerPos,
@@ -98,10 +98,24 @@ function sortedUnique(list: readonly number[] | undefined, what: string): number
   return r;
 }
 
+/** A file-system failure as a PstoreError (EIO, or ENOSPC when the disk is full), saying where and what to do. */
+function fileError(e: unknown, what: string, pos: number): PstoreError {
+  if (e instanceof PstoreError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const name: ErrnoName = code === 'ENOSPC' ? 'ENOSPC' : 'EIO';
+  const hint = name === 'ENOSPC' ? 'free disk space and retry' : 'check the file and the disk holding it';
+  return new PstoreError(name, `${what} at byte ${pos} failed: ${(e as Error).message}: ${hint}`, { cause: e });
+}
+
 function readFully(fd: number, buf: Uint8Array, pos: number, what: string): void {
   let done = 0;
   while (done < buf.length) {
-    const n = fs.readSync(fd, buf, done, buf.length - done, pos + done);
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, done, buf.length - done, pos + done);
+    } catch (e) {
+      throw fileError(e, what, pos + done);
+    }
     if (n === 0) throw new PstoreError('EIO', `${what}: unexpected end of file at byte ${pos + done} (the file shrank?)`);
     done += n;
   }
@@ -109,7 +123,11 @@ function readFully(fd: number, buf: Uint8Array, pos: number, what: string): void
 
 function writeFully(fd: number, buf: Uint8Array, pos: number): void {
   let done = 0;
-  while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, pos + done);
+  try {
+    while (done < buf.length) done += fs.writeSync(fd, buf, done, buf.length - done, pos + done);
+  } catch (e) {
+    throw fileError(e, 'image write', pos + done);
+  }
 }
 
 /**
@@ -462,7 +480,13 @@ export class ImageFileDevice implements MtdDevice {
   /** fsync the file when writable. */
   sync(): void {
     const fd = this.fdOrThrow();
-    if (this.writable) fs.fsyncSync(fd);
+    if (this.writable) {
+      try {
+        fs.fsyncSync(fd);
+      } catch (e) {
+        throw fileError(e, `sync of ${this.path}`, 0);
+      }
+    }
   }
 
   /** Close the file; later calls throw EINVAL. Closing twice is harmless. */

@@ -369,9 +369,17 @@ export class FlashSimulator implements MtdDevice {
       st.data.set(image);
     }
     if (sim.isNand) {
+      const marker = badBlockMarkerPos(g.writesize);
       for (let p = 0; p < sim.pages; p++) {
         const a = p * g.writesize;
-        if (!isAllFF(st.data, a, a + g.writesize)) st.progCount[p] = 1;
+        let programmed = !isAllFF(st.data, a, a + g.writesize);
+        // An all-0xFF page that was programmed still carries ECC bytes in its OOB
+        // (images.md §3): with the OOB at hand, it is not erased.
+        if (!programmed && opts.oob && g.oobsize > 0) {
+          const o = p * g.oobsize;
+          for (let i = 0; i < g.oobsize && !programmed; i++) if (i !== marker && st.oob[o + i] !== 0xff) programmed = true;
+        }
+        if (programmed) st.progCount[p] = 1;
       }
     }
     return sim;

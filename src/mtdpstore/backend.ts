@@ -323,6 +323,8 @@ export class MtdPstoreBackend implements ZoneBackend {
     let done = 0;
     let retlen = 0;
     let stalls = 0;
+    // ECC state describes this read only (relocation checks it right after).
+    this.eccSeen = false;
     while (done < size) {
       retlen = 0;
       this.ops.reads++;
@@ -548,7 +550,10 @@ export class MtdPstoreBackend implements ZoneBackend {
    * read (the kernel erases during recovery, before the data pass — W5).
    */
   afterRecovery(): void {
-    if (this.policy === 'hardened' && this.attached) this.hardenedSecurity(this.newestZone(), this.reserve);
+    // One free zone is all a panic needs (hardened reads never erase); the full
+    // reserve is restored after the next normal write. Asking for more here
+    // would erase old records on a mere mount, which the kernel does not do.
+    if (this.policy === 'hardened' && this.attached) this.hardenedSecurity(this.newestZone(), 1);
   }
 
   // ===================================================================

@@ -297,9 +297,13 @@ export function runReplay(scriptIn: unknown, opts: ReplayOptions): ReplayResult 
           const img = dev.exportImage();
           snapshots.set(o.name, img);
           if (opts.snapshotDir) {
-            mkdirSync(opts.snapshotDir, { recursive: true });
             step.file = path.join(opts.snapshotDir, `${o.name}.img`);
-            writeFileSync(step.file, img);
+            try {
+              mkdirSync(opts.snapshotDir, { recursive: true });
+              writeFileSync(step.file, img);
+            } catch (e) {
+              throw new PstoreError('EIO', `cannot write ${step.file}: ${(e as Error).message}: choose a writable --snapshot-dir`, { cause: e });
+            }
           }
           break;
         }
