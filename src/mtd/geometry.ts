@@ -135,3 +135,12 @@ export function checkBlockArgs(g: MtdGeometry, off: number, what: string): void 
 export function deviceLabel(g: MtdGeometry): string {
   return where(g);
 }
+
+let ERASED_BYTES = Buffer.alloc(4096, 0xff);
+
+/** Whether bytes [from, to) of `buf` are all 0xFF (erased flash). */
+export function isAllFF(buf: Uint8Array, from: number, to: number): boolean {
+  const len = to - from;
+  if (ERASED_BYTES.length < len) ERASED_BYTES = Buffer.alloc(len, 0xff);
+  return Buffer.compare(buf.subarray(from, to), ERASED_BYTES.subarray(0, len)) === 0;
+}

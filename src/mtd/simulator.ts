@@ -27,6 +27,7 @@ import { PowerCut, PstoreError, hex, type ErrnoName } from '../errors.js';
 import type { MtdDevice, MtdGeometry, MtdReadResult, MtdType, ReadStatus } from './device.js';
 import {
   badBlockMarkerPos,
+  isAllFF,
   checkBlockArgs,
   checkEraseArgs,
   checkReadArgs,
@@ -1056,11 +1057,6 @@ function cloneState(st: State): State {
     stats: { ...st.stats, erasesPerBlock: st.stats.erasesPerBlock.slice() },
     armedShape: st.armedShape ? { ...st.armedShape } : undefined,
   };
-}
-
-function isAllFF(b: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (b[i] !== 0xff) return false;
-  return true;
 }
 
 function allZero(a: Uint8Array, from: number, to: number): boolean {

@@ -17,6 +17,7 @@
  */
 import { PowerCut, PstoreError, hex, negErrno } from '../errors.js';
 import type { MtdDevice, MtdGeometry } from '../mtd/device.js';
+import { isAllFF } from '../mtd/geometry.js';
 import { DEFAULT_ABI, type Abi } from '../zone/abi.js';
 import type { ZoneBackend } from '../zone/backend.js';
 import { KMSG_MAGIC, PSZ_SIG, ZONE_HEADER_SIZE, decodeKmsgHeader, decodeZoneHeader, kmsgHeaderSize } from '../zone/format.js';
@@ -840,15 +841,6 @@ export class MtdPstoreBackend implements ZoneBackend {
     }
     return 0;
   }
-}
-
-/** A run of erased bytes to compare against (memcmp is far faster than a byte loop on whole zones). */
-let ERASED = Buffer.alloc(0);
-
-function isAllFF(buf: Uint8Array, from: number, to: number): boolean {
-  const len = to - from;
-  if (ERASED.length < len) ERASED = Buffer.alloc(len, 0xff);
-  return Buffer.compare(buf.subarray(from, to), ERASED.subarray(0, len)) === 0;
 }
 
 function ringDist(from: number, to: number, n: number): number {
