@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ERRNO, PstoreError, hex, type ErrnoName } from '../errors.js';
 import type { MtdDevice, MtdGeometry, MtdReadResult, MtdType, ReadStatus } from './device.js';
-import { checkBlockArgs, checkEraseArgs, checkReadArgs, checkWriteArgs, deviceLabel, makeGeometry } from './geometry.js';
+import { checkBlockArgs, checkEraseArgs, checkGoodBlocks, checkReadArgs, checkWriteArgs, deviceLabel, makeGeometry } from './geometry.js';
 
 // ---------------------------------------------------------------------------
 // ioctl request numbers
@@ -591,11 +591,7 @@ export class MtdCharDevice implements MtdDevice {
 
   private checkGoodBlocks(off: number, len: number, what: string): void {
     if (this.geometry.type !== 'nand') return;
-    const E = this.geometry.erasesize;
-    const last = Math.floor((off + Math.max(len, 1) - 1) / E);
-    for (let b = Math.floor(off / E); b <= last; b++) {
-      if (this.isBad(b * E)) throw new PstoreError('EIO', `${deviceLabel(this.geometry)}: ${what} at ${hex(off)} hits bad block ${b} (${hex(b * E)})`);
-    }
+    checkGoodBlocks(this.geometry, off, len, what, (b) => this.isBad(b * this.geometry.erasesize));
   }
 
   /**

@@ -144,3 +144,15 @@ export function isAllFF(buf: Uint8Array, from: number, to: number): boolean {
   if (ERASED_BYTES.length < len) ERASED_BYTES = Buffer.alloc(len, 0xff);
   return Buffer.compare(buf.subarray(from, to), ERASED_BYTES.subarray(0, len)) === 0;
 }
+
+/**
+ * Refuse an operation that touches a bad block: EIO naming the block.
+ * `isBad(b)` answers for block number b.
+ */
+export function checkGoodBlocks(g: MtdGeometry, off: number, len: number, what: string, isBad: (block: number) => boolean): void {
+  const E = g.erasesize;
+  const last = Math.floor((off + Math.max(len, 1) - 1) / E);
+  for (let b = Math.floor(off / E); b <= last; b++) {
+    if (isBad(b)) throw new PstoreError('EIO', `${deviceLabel(g)}: ${what} at ${hex(off)} hits bad block ${b} (${hex(b * E)})`);
+  }
+}

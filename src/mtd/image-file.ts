@@ -20,6 +20,7 @@ import {
   badBlockMarkerPos,
   checkBlockArgs,
   checkEraseArgs,
+  checkGoodBlocks,
   checkReadArgs,
   checkWriteArgs,
   deviceLabel,
@@ -355,11 +356,7 @@ export class ImageFileDevice implements MtdDevice {
   }
 
   private checkGoodBlocks(off: number, len: number, what: string): void {
-    const E = this.geometry.erasesize;
-    const last = Math.floor((off + Math.max(len, 1) - 1) / E);
-    for (let b = Math.floor(off / E); b <= last; b++) {
-      if (this.bad[b]) throw new PstoreError('EIO', `${deviceLabel(this.geometry)}: ${what} at ${hex(off)} hits bad block ${b} (${hex(b * E)})`);
-    }
+    checkGoodBlocks(this.geometry, off, len, what, (b) => this.bad[b] !== 0);
   }
 
   /**
